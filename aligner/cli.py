@@ -52,8 +52,8 @@ def _load_corpus(corpus_dir, dictionary):
     from .corpus import discover, validate
     from .lexicon import Lexicon
 
-    corpus = discover(corpus_dir)
     lexicon = Lexicon.load(dictionary)
+    corpus = discover(corpus_dir)
     return corpus, lexicon, validate(corpus, lexicon)
 
 
@@ -101,6 +101,137 @@ def features_cmd(corpus_dir, feats_dir, dictionary, kind, num_mel_bins, cmvn, ov
         click.echo(f"  {uid}: {reason}", err=True)
     click.echo(f"features: {done} computed, {skipped} already there, {len(problems)} failed "
                f"({seconds / 60:.1f} min of audio) in {time.time() - t0:.1f} s -> {feats_dir}")
+
+
+def _items(corpus_dir, dictionary, feats_dir, quiet, fcfg=None):
+    """Corpus -> (corpus, lexicon, validation, items, problems) with features loaded."""
+    from .data_prep import load_items
+    from .features import FeatureConfig, FeatureStore
+
+    corpus, lexicon, report = _run(_load_corpus, corpus_dir, dictionary)
+    store = _run(FeatureStore, feats_dir) if feats_dir else None
+    cfg = fcfg or (store.cfg if store else FeatureConfig())
+    if store is not None and store.cfg != cfg:
+        raise click.ClickException(f"feature store {feats_dir} was made with other settings than the model's")
+    items, problems = load_items(corpus, report, cfg, store, progress=not quiet)
+    return corpus, lexicon, report, items, problems
+
+
+def _train(corpus_dir, model_dir, dictionary, feats_dir, seed, resume, rounds, epochs, quiet, items_etc=None):
+    from .train import GmmConfig, NetConfig, train_model
+
+    corpus, lexicon, report, items, problems = items_etc or _items(corpus_dir, dictionary, feats_dir, quiet)
+    if not items:
+        raise click.ClickException(f"no usable utterances in {corpus_dir} to train on")
+    fcfg = _feature_config(feats_dir)
+    t0 = time.time()
+    model = _run(train_model, items, lexicon, model_dir, fcfg, seed=seed, resume=resume,
+                 gmm_cfg=GmmConfig(), net_cfg=NetConfig(rounds=rounds, epochs=epochs),
+                 echo=lambda m: _say(quiet, m), progress=not quiet)
+    _say(quiet, f"trained in {time.time() - t0:.1f} s -> {model_dir}")
+    return model
+
+
+def _feature_config(feats_dir):
+    from .features import FeatureConfig, FeatureStore
+
+    return FeatureStore(feats_dir).cfg if feats_dir else FeatureConfig()
+
+
+seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+rounds_opt = click.option("--rounds", type=click.IntRange(0, 20), default=1, show_default=True,
+                          help="BiLSTM realign->retrain rounds after the GMM bootstrap (0: GMM only).")
+epochs_opt = click.option("--epochs", type=click.IntRange(1, 200), default=12, show_default=True,
+                          help="BiLSTM epochs per round.")
+feats_opt = click.option("--features", "feats_dir", type=click.Path(file_okay=False),
+                         help="Feature store made by `aligner features` (default: compute on the fly).")
+
+
+@cli.command("train")
+@click.argument("corpus_dir", type=click.Path(file_okay=False))
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@dictionary_opt
+@feats_opt
+@seed_opt
+@rounds_opt
+@epochs_opt
+@click.option("--resume", is_flag=True, help="Continue after the last complete checkpoint in MODEL_DIR.")
+@quiet_opt
+def train_cmd(corpus_dir, model_dir, dictionary, feats_dir, seed, rounds, epochs, resume, quiet):
+    """Train an acoustic model on the corpus's own transcripts, from a flat start:
+    a monophone GMM-HMM (Viterbi EM) then BiLSTM realign->retrain rounds.
+
+    Example: aligner train ../shared/data/timit_sample model/
+    """
+    _train(corpus_dir, model_dir, dictionary, feats_dir, seed, resume, rounds, epochs, quiet)
+
+
+@cli.command("align")
+@click.argument("corpus_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--model", "model_dir", type=click.Path(file_okay=False),
+              help="Trained model directory. Default: train one on the corpus first (OUT/model).")
+@dictionary_opt
+@feats_opt
+@seed_opt
+@rounds_opt
+@epochs_opt
+@click.option("--overwrite", is_flag=True, help="Realign utterances that already have outputs.")
+@click.option("--output-format", type=click.Choice(["all", "textgrid", "ctm"]), default="all",
+              show_default=True, help="TextGrids and/or CTMs (the report is always written).")
+@jobs_opt
+@quiet_opt
+def align_cmd(corpus_dir, out_dir, model_dir, dictionary, feats_dir, seed, rounds, epochs, overwrite,
+              output_format, jobs, quiet):
+    """Align every utterance: OUT/<speaker>/<utt>.TextGrid (tiers words, phones), OUT/words.ctm,
+    OUT/phones.ctm and OUT/report.csv (one row per utterance, aligned or why not).
+
+    Example: aligner align ../shared/data/timit_sample out/ --model model/
+    """
+    from .pipeline import align_corpus
+
+    out = Path(out_dir)
+    summary = _run(align_corpus, corpus_dir, out, model_dir, dictionary, feats_dir, overwrite=overwrite,
+                   output_format=output_format, jobs=jobs, quiet=quiet,
+                   train=lambda items_etc, mdir: _train(corpus_dir, mdir, dictionary, feats_dir, seed, False,
+                                                        rounds, epochs, quiet, items_etc),
+                   echo=lambda m: _say(quiet, m))
+    click.echo(summary["line"])
+    if summary["aligned"] == 0:
+        raise click.ClickException(f"nothing could be aligned (see {out / 'report.csv'})")
+
+
+@cli.command("evaluate")
+@click.argument("hyp_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("ref_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="Label folding file (default: TIMIT 61 -> ARPAbet, aligner/data/timit_fold.txt).")
+@click.option("--name", default="aligner", show_default=True, help="Column title.")
+@click.option("--detail", is_flag=True, help="Also print a per-phone table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def evaluate_cmd(hyp_dir, ref_dir, mapping, name, detail, as_json):
+    """Boundary accuracy of HYP_DIR's TextGrids against REF_DIR's references (TextGrid or TIMIT
+    .phn/.wrd): % of onsets/offsets within 10/20/25/50 ms, mean and median error.
+
+    Example: aligner evaluate out/ ../shared/data/timit_sample
+    """
+    import json
+
+    from .evaluate import evaluate, format_table
+
+    res = evaluate(hyp_dir, ref_dir, mapping)
+    if not res["utterances"]:
+        raise click.ClickException(f"no references (.phn or .TextGrid) found in {ref_dir}")
+    if as_json:
+        click.echo(json.dumps(res if detail else {k: v for k, v in res.items() if k != "per_phone"}, indent=1))
+        return
+    for line in format_table({name: res}):
+        click.echo(line)
+    if detail:
+        click.echo("")
+        click.echo(f"{'phone':8}{'n':>6}{'<=20ms':>9}{'mean':>9}")
+        for ph, r in res["per_phone"].items():
+            click.echo(f"{ph:8}{r['n']:>6}{r['within_20ms']:>8.1f}%{r['mean_ms']:>7.1f}ms")
 
 
 @cli.group("benchmark")

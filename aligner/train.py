@@ -126,3 +126,179 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
         hist.add(echo if not progress else None, stage="gmm", iter=it_no, gauss=gmm.num_gauss,
                  loglik=loglik, changed_pct=changed, sil_pct=sil_share, seconds=time.time() - t0)
     return gmm, topo, graphs, hist.rows
+
+
+# ------------------------------------------------------------------------- stage 2: BiLSTM
+@dataclass
+class NetConfig:
+    hidden: int = 192
+    layers: int = 2
+    dropout: float = 0.3
+    epochs: int = 12
+    rounds: int = 1
+    batch: int = 8
+    lr: float = 2e-3
+    net_weight: float = 0.5      # weight of the network's scores against the GMM's in the Viterbi
+    net_scale: float = 0.3       # acoustic scale of the network's log-likelihood ratios
+    spec_augment: bool = True
+
+
+def frame_targets(alignment, num_frames: int, topo, fcfg) -> np.ndarray:
+    """Phone id per frame from an Alignment's (refined) phone intervals."""
+    from .lexicon import SILENCE
+
+    y = np.empty(num_frames, np.int64)
+    shift = fcfg.frame_shift_ms / 1000
+    off = (fcfg.frame_length_ms - fcfg.frame_shift_ms) / 2000
+    for p in alignment.phones:
+        a = int(round((p.start - off) / shift)) if p.start > 0 else 0
+        b = int(round((p.end - off) / shift))
+        y[max(a, 0):max(b, 0)] = topo.phone_id(p.label or SILENCE)
+    y[max(0, min(num_frames, int(round((alignment.phones[-1].start - off) / shift)))):] = \
+        topo.phone_id(alignment.phones[-1].label or SILENCE)
+    return y
+
+
+def train_net(items, targets, num_classes, cfg: NetConfig, seed: int, echo=None, progress=True, net=None):
+    """Train (or continue training) the BiLSTM on per-frame targets. Returns (net, history rows)."""
+    import torch
+    from tqdm import tqdm
+
+    from .model import BiLSTM
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dim = items[0].nn.shape[1]
+    if net is None:
+        net = BiLSTM.create(dim, num_classes, cfg.hidden, cfg.layers, cfg.dropout)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    rows = []
+    order = np.argsort([it.num_frames for it in items])
+    batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
+    for ep in range(cfg.epochs):
+        t0 = time.time()
+        net.train()
+        tot, correct, n = 0.0, 0, 0
+        for bi in tqdm(rng.permutation(len(batches)), desc=f"bilstm epoch {ep + 1}/{cfg.epochs}",
+                       unit="batch", disable=not progress, leave=False):
+            idx = batches[bi]
+            T = max(items[i].num_frames for i in idx)
+            x = torch.zeros(len(idx), T, dim)
+            y = torch.full((len(idx), T), -100, dtype=torch.long)
+            for b, i in enumerate(idx):
+                f = torch.from_numpy(items[i].nn)
+                if cfg.spec_augment:
+                    f = _augment(f, rng)
+                x[b, :len(f)] = f
+                y[b, :len(f)] = torch.from_numpy(targets[i])
+            lens = torch.tensor([items[i].num_frames for i in idx])
+            logp = net(x, lens)
+            loss = torch.nn.functional.nll_loss(logp.reshape(-1, num_classes), y.reshape(-1), ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            mask = y >= 0
+            tot += float(loss.detach()) * int(mask.sum())
+            n += int(mask.sum())
+            correct += int((logp.argmax(-1) == y)[mask].sum())
+        sched.step()
+        row = {"stage": "bilstm", "epoch": ep + 1, "loss": tot / n, "frame_acc": 100.0 * correct / n,
+               "seconds": time.time() - t0}
+        rows.append(row)
+        if echo:
+            echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    return net, rows
+
+
+def _augment(f, rng):
+    """SpecAugment-style masks (2 frequency bands, 2 time spans) plus a little Gaussian noise."""
+    import torch
+
+    f = f.clone()
+    T, F = f.shape
+    for _ in range(2):
+        w = int(rng.integers(0, F // 8 + 1))
+        a = int(rng.integers(0, F - w + 1))
+        f[:, a:a + w] = 0.0
+    for _ in range(2):
+        w = int(rng.integers(0, min(10, T // 10) + 1))
+        a = int(rng.integers(0, T - w + 1))
+        f[a:a + w] = 0.0
+    return f + 0.1 * torch.randn_like(f)
+
+
+# ------------------------------------------------------------------------- the whole run
+def phone_set(lexicon) -> list[str]:
+    from .lexicon import OOV_PHONE, SILENCE
+
+    return [SILENCE, OOV_PHONE] + [p for p in lexicon.phones() if p not in (SILENCE, OOV_PHONE)]
+
+
+def train_model(items, lexicon, model_dir, fcfg, seed: int = 0, resume: bool = False,
+                gmm_cfg: GmmConfig = GmmConfig(), net_cfg: NetConfig = NetConfig(),
+                echo=print, progress: bool = True):
+    """Stage 1 (GMM-HMM flat start) then `net_cfg.rounds` BiLSTM rounds (align with the current
+    model -> train the network on its frame labels -> combine). Each stage leaves a complete
+    checkpoint in model_dir; `resume` continues after the last one. Returns the final model."""
+    from pathlib import Path
+
+    import numba
+    import torch
+
+    from . import align as A
+    from .model import AcousticModel
+
+    torch.set_num_threads(2)
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    np.random.seed(seed)
+    model_dir = Path(model_dir)
+    model = None
+    if resume and (model_dir / "config.json").is_file():
+        model = AcousticModel.load(model_dir)
+        echo(f"resuming from {model_dir} (stage {model.config.get('stage')}, round {model.config.get('round', 0)})")
+    history = list(model.config.get("history", [])) if model else []
+    if model is None:
+        t0 = time.time()
+        topo = G.Topology.create(phone_set(lexicon))
+        echo(f"stage 1: monophone GMM-HMM from a flat start ({len(items)} utterances, "
+             f"{sum(it.num_frames for it in items) / 6000:.1f} min, {len(topo.phones)} phones)")
+        gmm, topo, _, rows = train_gmm(items, lexicon, topo, gmm_cfg, echo=None if progress else echo,
+                                       progress=progress)
+        history += rows
+        model = AcousticModel(topo, fcfg, gmm, {"stage": "gmm", "round": 0, "seed": seed,
+                                                "acoustic_scale": gmm_cfg.acoustic_scale,
+                                                "sil_prob": gmm_cfg.sil_prob, "history": history})
+        model.save(model_dir)
+        echo(f"stage 1 done in {time.time() - t0:.1f} s: {gmm.num_gauss} Gaussians -> {model_dir}")
+    start = model.config.get("round", 0)
+    for r in range(start + 1, net_cfg.rounds + 1):
+        t0 = time.time()
+        echo(f"stage 2, round {r}/{net_cfg.rounds}: align with the current model, train the BiLSTM on it")
+        als, problems = A.align_items(model, items, lexicon)
+        byid = {a.utt_id: a for a in als}
+        use = [it for it in items if it.id in byid]
+        targets = [frame_targets(byid[it.id], it.num_frames, model.topo, fcfg) for it in use]
+        net, rows = train_net(use, targets, len(model.topo.phones), net_cfg, seed + r,
+                              echo=echo if not progress else None, progress=progress, net=model.net)
+        counts = np.bincount(np.concatenate(targets), minlength=len(model.topo.phones)) + 1.0
+        prior = np.log(counts / counts.sum()).astype(np.float32)
+        sil = model.topo.phone_id("sil")
+        for row in rows:
+            row["round"] = r
+        history += rows
+        history.append({"stage": "round", "round": r, "aligned": len(use),
+                        "sil_pct": float(np.mean(np.concatenate(targets) == sil) * 100),
+                        "final_loss": rows[-1]["loss"], "frame_acc": rows[-1]["frame_acc"],
+                        "seconds": time.time() - t0})
+        model.net = net
+        model.net_log_prior = prior
+        model.config.update(stage="bilstm", round=r, history=history, net_weight=net_cfg.net_weight,
+                            net_scale=net_cfg.net_scale, net_class_of_pdf=model.topo.pdf_phone.tolist(),
+                            net={"input_dim": use[0].nn.shape[1], "num_classes": len(model.topo.phones),
+                                 "hidden": net_cfg.hidden, "layers": net_cfg.layers, "dropout": net_cfg.dropout})
+        model.save(model_dir)
+        echo(f"round {r} done in {time.time() - t0:.1f} s: loss {rows[-1]['loss']:.3f}, "
+             f"frame accuracy {rows[-1]['frame_acc']:.1f} % -> {model_dir}")
+    return model

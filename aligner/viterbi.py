@@ -20,9 +20,40 @@ NEG = np.float32(-np.inf)
 
 # ----------------------------------------------------------------------------------- kernels
 @njit(cache=True, nogil=True)
+def _split_arcs(preds, predw, npred):
+    """Arcs k = 0 (self-loop) and k = 1 (the main predecessor) as dense arrays, the rest (k >= 2,
+    where optional silence and variants join) as a sparse list sorted by state."""
+    S = preds.shape[0]
+    p1 = np.zeros(S, np.int64)
+    w0 = np.empty(S, np.float32)
+    w1 = np.full(S, -np.inf, np.float32)
+    n_extra = 0
+    for s in range(S):
+        w0[s] = predw[s, 0]
+        if npred[s] > 1:
+            p1[s] = preds[s, 1]
+            w1[s] = predw[s, 1]
+        n_extra += max(0, npred[s] - 2)
+    xs = np.empty(n_extra, np.int64)
+    xk = np.empty(n_extra, np.uint8)
+    xp = np.empty(n_extra, np.int64)
+    xw = np.empty(n_extra, np.float32)
+    i = 0
+    for s in range(S):
+        for k in range(2, npred[s]):
+            xs[i] = s
+            xk[i] = k
+            xp[i] = preds[s, k]
+            xw[i] = predw[s, k]
+            i += 1
+    return p1, w0, w1, xs, xk, xp, xw
+
+
+@njit(cache=True, nogil=True)
 def _viterbi(emit, pdf, preds, predw, npred, init, final):
     T = emit.shape[0]
     S = pdf.shape[0]
+    p1, w0, w1, xs, xk, xp, xw = _split_arcs(preds, predw, npred)
     bp = np.empty((T, S), np.uint8)           # which predecessor (k): one byte a cell
     prev = np.empty(S, np.float32)
     cur = np.empty(S, np.float32)
@@ -31,16 +62,23 @@ def _viterbi(emit, pdf, preds, predw, npred, init, final):
         bp[0, s] = 0
     for t in range(1, T):
         row = emit[t]
+        bpt = bp[t]
+        # dense pass: self-loop vs main predecessor, branch-free so it vectorises
         for s in range(S):
-            best = prev[preds[s, 0]] + predw[s, 0]
-            arg = 0
-            for k in range(1, npred[s]):
-                v = prev[preds[s, k]] + predw[s, k]
-                if v > best:
-                    best = v
-                    arg = k
-            cur[s] = best + row[pdf[s]]
-            bp[t, s] = arg
+            a = prev[s] + w0[s]
+            b = prev[p1[s]] + w1[s]
+            take = b > a
+            cur[s] = b if take else a
+            bpt[s] = take
+        # sparse pass: the few states with more predecessors (strict > keeps the lower k on ties)
+        for i in range(xs.shape[0]):
+            s = xs[i]
+            v = prev[xp[i]] + xw[i]
+            if v > cur[s]:
+                cur[s] = v
+                bpt[s] = xk[i]
+        for s in range(S):
+            cur[s] += row[pdf[s]]
         prev, cur = cur, prev
     best = NEG
     arg = -1
@@ -190,15 +228,16 @@ def _viterbi_banded(emit, pdf, preds, predw, npred, init, final, width):
 
 # ------------------------------------------------------------------------- numpy references
 def viterbi_reference(emit, g: Graph):
-    """Textbook Viterbi in numpy: (path, score). Same tie rule as the kernel."""
+    """Textbook Viterbi in numpy (float32 like the kernel): (path, score). Same tie rule."""
     T, S = emit.shape[0], g.num_states
-    delta = g.init.astype(np.float64) + emit[0, g.pdf]
+    emit = emit.astype(np.float32)
+    delta = g.init.astype(np.float32) + emit[0, g.pdf]
     bp = np.zeros((T, S), np.int64)
     for t in range(1, T):
-        cand = np.where(g.preds >= 0, delta[np.maximum(g.preds, 0)] + g.predw, -np.inf)
+        cand = np.where(g.preds >= 0, delta[np.maximum(g.preds, 0)] + g.predw, np.float32(-np.inf))
         bp[t] = np.argmax(cand, axis=1)                 # first maximum: lowest k
         delta = cand[np.arange(S), bp[t]] + emit[t, g.pdf]
-    end = delta + g.final
+    end = delta + g.final.astype(np.float32)
     s = int(np.argmax(end))
     if not np.isfinite(end[s]):
         return np.full(T, -1), -np.inf
