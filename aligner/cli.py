@@ -207,9 +207,11 @@ def align_cmd(corpus_dir, out_dir, model_dir, dictionary, feats_dir, seed, round
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
               help="Label folding file (default: TIMIT 61 -> ARPAbet, aligner/data/timit_fold.txt).")
 @click.option("--name", default="aligner", show_default=True, help="Column title.")
+@click.option("--also", multiple=True, metavar="NAME=DIR",
+              help="Another system's output to score and print beside it (repeatable).")
 @click.option("--detail", is_flag=True, help="Also print a per-phone table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def evaluate_cmd(hyp_dir, ref_dir, mapping, name, detail, as_json):
+def evaluate_cmd(hyp_dir, ref_dir, mapping, name, also, detail, as_json):
     """Boundary accuracy of HYP_DIR's TextGrids against REF_DIR's references (TextGrid or TIMIT
     .phn/.wrd): % of onsets/offsets within 10/20/25/50 ms, mean and median error.
 
@@ -225,13 +227,40 @@ def evaluate_cmd(hyp_dir, ref_dir, mapping, name, detail, as_json):
     if as_json:
         click.echo(json.dumps(res if detail else {k: v for k, v in res.items() if k != "per_phone"}, indent=1))
         return
-    for line in format_table({name: res}):
+    table = {name: res}
+    for spec in also:
+        other, _, d = spec.partition("=")
+        if not d or not Path(d).is_dir():
+            raise click.BadParameter(f"expected NAME=DIR with an existing DIR, got {spec!r}", param_hint="--also")
+        table[other] = evaluate(d, ref_dir, mapping)
+    for line in format_table(table):
         click.echo(line)
     if detail:
         click.echo("")
         click.echo(f"{'phone':8}{'n':>6}{'<=20ms':>9}{'mean':>9}")
         for ph, r in res["per_phone"].items():
             click.echo(f"{ph:8}{r['n']:>6}{r['within_20ms']:>8.1f}%{r['mean_ms']:>7.1f}ms")
+
+
+@cli.group("peer")
+def peer():
+    """Align a corpus with another aligner, for side-by-side evaluation."""
+
+
+@peer.command("pocketsphinx")
+@click.argument("corpus_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@quiet_opt
+def peer_pocketsphinx(corpus_dir, out_dir, quiet):
+    """PocketSphinx 5 with its bundled en-us model (pip install pocketsphinx): TextGrids, CTMs and
+    report in OUT_DIR, the same layout as `aligner align`.
+
+    Example: aligner peer pocketsphinx ../shared/data/timit_sample ps_out/
+    """
+    from .peers import pocketsphinx_align
+
+    res = _run(pocketsphinx_align, corpus_dir, Path(out_dir), not quiet)
+    click.echo(f"pocketsphinx aligned {res['aligned']} of {res['total']} utterances -> {out_dir}")
 
 
 @cli.group("benchmark")
