@@ -24,7 +24,7 @@ from .viterbi import Segment, forward_backward, segments, token_occupancy, viter
 
 REFINE_CHUNK = 64           # tokens per forward-backward refinement window (bounds memory)
 BAND_ABOVE_CELLS = 50_000_000   # full Viterbi up to this many T x S cells, banded above
-BAND_WIDTH = 2048
+BAND_WIDTH = 1024            # checked against a search twice as wide (viterbi.viterbi)
 
 
 @dataclass

@@ -70,11 +70,31 @@ class AcousticModel:
     def gmm_loglik(self, item) -> np.ndarray:
         return (self.config.get("acoustic_scale", 0.1) * self.gmm.loglik(item.gmm)).astype(np.float32)
 
-    def net_logpost(self, items, batch: int = 16) -> list[np.ndarray]:
-        """Log posteriors (T, C) of the network for each item (batched, no grad)."""
+    def net_logpost(self, items, batch: int = 16, window: int = 4000, context: int = 400) -> list[np.ndarray]:
+        """Log posteriors (T, C) of the network for each item (batched, no grad). Items longer
+        than `window` frames go through in overlapping windows (bounded memory for long files)."""
         import torch
 
+        from .data_prep import Item
+
         self.net.eval()
+        long = [i for i, it in enumerate(items) if it.num_frames > window + 2 * context]
+        if long:
+            out = self.net_logpost([it for i, it in enumerate(items) if i not in set(long)], batch, window, context)
+            res, k = [], 0
+            for i, it in enumerate(items):
+                if i in set(long):
+                    parts = []
+                    for a in range(0, it.num_frames, window):
+                        lo, hi = max(0, a - context), min(it.num_frames, a + window + context)
+                        y = self.net_logpost([Item(it.id, it.speaker, [], 0.0, it.gmm[lo:hi], it.nn[lo:hi])],
+                                             1, window, context)[0]
+                        parts.append(y[a - lo:a - lo + min(window, it.num_frames - a)])
+                    res.append(np.concatenate(parts))
+                else:
+                    res.append(out[k])
+                    k += 1
+            return res
         out: list = [None] * len(items)
         order = sorted(range(len(items)), key=lambda i: items[i].num_frames)   # little padding
         with torch.no_grad():

@@ -170,16 +170,19 @@ def _viterbi_banded(emit, pdf, preds, predw, npred, init, final, width):
 
     Window at frame t: [lo[t], lo[t] + width). lo never decreases and keeps the previous frame's
     best state a quarter of the window from its lower edge. Memory: T * width bytes.
-    Returns path, score, and whether the path touched the lower edge of the window (a sign that
-    a better path may have been cut off: the caller widens and retries).
+    Returns path, score, and whether the path touched an edge of the window (a sign that a
+    better path may have been cut off: the caller widens and retries).
     """
     T = emit.shape[0]
     S = pdf.shape[0]
     W = min(width, S)
+    w0, w1, xs, xk, xp, xw = _split_arcs(preds, predw, npred)
     bp = np.empty((T, W), np.uint8)
     lo = np.zeros(T, np.int64)
-    prev = np.full(W, -np.inf, np.float32)
-    cur = np.empty(W, np.float32)
+    # window scores live in [0, W); [W, 2W] stays -inf so out-of-window reads need no branch
+    # (index -1 wraps to 2W, also -inf)
+    prev = np.full(2 * W + 1, -np.inf, np.float32)
+    cur = np.full(2 * W + 1, -np.inf, np.float32)
     for j in range(W):
         prev[j] = init[j] + emit[0, pdf[j]]
         bp[0, j] = 0
@@ -187,33 +190,46 @@ def _viterbi_banded(emit, pdf, preds, predw, npred, init, final, width):
     for j in range(W):
         if prev[j] > prev[best_s]:
             best_s = j
+    x0 = 0                                   # first sparse arc whose state is in the window
     for t in range(1, T):
         plo = lo[t - 1]
         nlo = max(plo, plo + best_s - W // 4)
         if nlo + W > S:
             nlo = max(plo, S - W)
         lo[t] = nlo
+        d = nlo - plo
         row = emit[t]
+        bpt = bp[t]
+        if d >= W:                           # the window jumped past everything: nothing survives
+            for j in range(W):
+                cur[j] = -np.inf
+                bpt[j] = 0
+        else:
+            for j in range(W):
+                a = prev[d + j] + w0[nlo + j]
+                b = prev[d + j - 1] + w1[nlo + j]
+                take = b > a
+                cur[j] = b if take else a
+                bpt[j] = take
+        while x0 < xs.shape[0] and xs[x0] < nlo:
+            x0 += 1
+        i = x0
+        while i < xs.shape[0] and xs[i] < nlo + W:
+            p = xp[i] - plo
+            if p >= 0 and p < W:
+                v = prev[p] + xw[i]
+                j = xs[i] - nlo
+                if v > cur[j]:
+                    cur[j] = v
+                    bpt[j] = xk[i]
+            i += 1
         bst = NEG
-        best_s_new = 0
+        best_s = 0
         for j in range(W):
-            s = nlo + j
-            best = NEG
-            arg = 0
-            for k in range(npred[s]):
-                p = preds[s, k] - plo
-                if p < 0 or p >= W:
-                    continue
-                v = prev[p] + predw[s, k]
-                if v > best:
-                    best = v
-                    arg = k
-            cur[j] = best + row[pdf[s]]
-            bp[t, j] = arg
+            cur[j] += row[pdf[nlo + j]]
             if cur[j] > bst:
                 bst = cur[j]
-                best_s_new = j
-        best_s = best_s_new
+                best_s = j
         prev, cur = cur, prev
     best = NEG
     arg = -1
@@ -303,25 +319,37 @@ def _check(emit, g: Graph, utt_id: str):
 
 
 def viterbi(emit: np.ndarray, g: Graph, utt_id: str = "utterance", band: int | None = None,
-            max_band: int = 1 << 16):
-    """Best path through `g`: (state path (T,), score). `band`: states in the sliding window of
-    the banded kernel (None: full search). The banded search doubles its window and retries
-    while the path touches the window's edge, up to `max_band`."""
+            max_band: int = 1 << 15):
+    """Best path through `g`: (state path (T,), score).
+
+    `band`: for long recordings, search only a window of `band` states that slides with the best
+    state (memory T x band bytes instead of T x S). A narrow window can miss the best path without
+    any sign in its own result, so the banded search is checked by a second search twice as wide:
+    it is accepted when both find the same score and the path keeps off the window's edges;
+    otherwise the window doubles and the check repeats, up to `max_band` states, beyond which it
+    raises UtteranceError rather than return a path that may be wrong.
+    """
+    from .errors import UtteranceError
+
     emit = np.ascontiguousarray(emit, np.float32)
     _check(emit, g, utt_id)
-    if band is None or band >= g.num_states:
+    if band is None or 2 * band >= g.num_states:
         path, score = _viterbi(emit, g.pdf, g.preds, g.predw, g.npred, g.init, g.final)
     else:
+        args = (emit, g.pdf, g.preds, g.predw, g.npred, g.init, g.final)
+        _, narrow, _ = _viterbi_banded(*args, band)
         while True:
-            path, score, touched = _viterbi_banded(emit, g.pdf, g.preds, g.predw, g.npred,
-                                                   g.init, g.final, band)
-            if not touched and np.isfinite(score):
+            wide = 2 * band
+            if wide >= g.num_states:
+                path, score = _viterbi(*args)
                 break
-            if band >= min(max_band, g.num_states):
-                if not np.isfinite(score):
-                    raise InfeasibleAlignment(utt_id, emit.shape[0], g.min_frames)
-                break  # widest allowed window: the edge was touched but this is the best found
-            band = min(band * 2, max_band, g.num_states)
+            path, score, touched = _viterbi_banded(*args, wide)
+            if not touched and np.isfinite(score) and abs(score - narrow) <= 1e-4 * max(1.0, abs(score)):
+                break
+            if wide > max_band:
+                raise UtteranceError(utt_id, f"banded Viterbi did not settle with a window of {wide} states "
+                                             f"(T={emit.shape[0]}, S={g.num_states}): split the recording")
+            band, narrow = wide, score
     if not np.isfinite(score):
         raise InfeasibleAlignment(utt_id, emit.shape[0], g.min_frames)
     return path, float(score)

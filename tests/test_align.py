@@ -183,3 +183,27 @@ def test_timit_sample_gmm_alignment_accuracy_and_praat(tmp_path):
     rc, counts, err = praat_opens(paths, tmp_path)
     assert rc == 0, err
     assert counts == ["2"] * 160
+
+
+def test_long_items_go_through_the_network_in_windows():
+    """A long recording is scored in overlapping windows: same posteriors as one pass."""
+    import torch
+
+    from aligner.data_prep import Item
+    from aligner.features import FeatureConfig
+    from aligner.gmm import DiagGMM
+    from aligner.graph import Topology
+    from aligner.model import AcousticModel, BiLSTM
+
+    torch.manual_seed(0)
+    topo = Topology.create(["sil", "spn", "a"])
+    m = AcousticModel(topo, FeatureConfig(), DiagGMM.flat(topo.num_pdfs, np.zeros(39), np.ones(39)), {},
+                      BiLSTM.create(80, 3, hidden=16, layers=2), np.zeros(3, np.float32))
+    rng = np.random.default_rng(0)
+    long = Item("s/long", "s", [], 0.0, np.zeros((3000, 39), np.float32), rng.normal(size=(3000, 80)).astype(np.float32))
+    short = Item("s/short", "s", [], 0.0, np.zeros((50, 39), np.float32), rng.normal(size=(50, 80)).astype(np.float32))
+    whole = m.net_logpost([short, long], window=100_000)
+    windowed = m.net_logpost([short, long], window=500, context=200)
+    assert [w.shape for w in windowed] == [(50, 3), (3000, 3)]
+    np.testing.assert_allclose(windowed[1], whole[1], atol=1e-3)
+    np.testing.assert_allclose(windowed[0], whole[0], atol=1e-6)

@@ -192,6 +192,20 @@ def test_banded_equals_full_when_the_band_holds_the_path():
     assert (banded == full).all()
 
 
+def test_banded_widens_when_the_window_is_too_narrow():
+    rng = np.random.default_rng(4)
+    tp = topo()
+    for trial in range(20):
+        ws = list(rng.choice(["a", "cat", "the", "to", "zzz"], size=int(rng.integers(3, 12))))
+        g = G.build(ws, LEX, tp)
+        T = int(g.min_frames * rng.uniform(1.0, 3.0))
+        emit = rng.normal(size=(T, tp.num_pdfs)).astype(np.float32)
+        full, s_full = V.viterbi(emit, g)
+        banded, s_band = V.viterbi(emit, g, band=4)       # far too narrow: must widen to be right
+        assert s_band == pytest.approx(s_full, rel=1e-5)
+        assert (banded == full).all()
+
+
 def test_expected_boundaries_on_a_clear_case():
     t1 = G.Topology(("a", "b"), (1, 1), (0.5, 0.5))
     g = G.linear([0, 1], t1)
