@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import graph as G
-from .errors import InfeasibleAlignment, ModelError
+from .errors import InfeasibleAlignment, ModelError, UtteranceError
 from .features import atomic_write_bytes
 from .lexicon import OOV_PHONE, SILENCE
 from .viterbi import Segment, forward_backward, segments, token_occupancy, viterbi, viterbi_many
@@ -117,13 +117,14 @@ def to_alignment(item, emit, g: G.Graph, path, topo, fcfg, refine_boundaries=Tru
     return Alignment(item.id, item.duration, wints, phones, score)
 
 
-def align_items(model, items, lexicon, progress_cb=None, refine_boundaries=True):
-    """Align items; returns (alignments, problems [(utt_id, reason)])."""
+def decode(model, items, lexicon):
+    """Viterbi over each item's graph with the model's scores.
+    Returns (decoded [(item, graph, emit, state path)], problems [(utt_id, reason)])."""
     topo = model.topo
     sil_prob = model.config.get("sil_prob", 0.5)
-    graphs = [G.build(it.words, lexicon, topo, sil_prob=sil_prob, edge_sil_prob=sil_prob) for it in items]
     problems, ok = [], []
-    for it, g in zip(items, graphs):
+    for it in items:
+        g = G.build(it.words, lexicon, topo, sil_prob=sil_prob, edge_sil_prob=sil_prob)
         if it.num_frames < g.min_frames:
             problems.append((it.id, InfeasibleAlignment(it.id, it.num_frames, g.min_frames).reason))
         else:
@@ -136,13 +137,25 @@ def align_items(model, items, lexicon, progress_cb=None, refine_boundaries=True)
     if small:
         ps, _ = viterbi_many([emits[i] for i in small], [ok[i][1] for i in small])
         paths.update(zip(small, ps))
-    for i in range(len(ok)):
-        if i not in paths:
-            paths[i], _ = viterbi(emits[i], ok[i][1], ok[i][0].id, band=BAND_WIDTH)
-    out = []
+    decoded = []
     for i, (it, g) in enumerate(ok):
+        if i not in paths:
+            try:
+                paths[i], _ = viterbi(emits[i], g, it.id, band=BAND_WIDTH)
+            except UtteranceError as e:
+                problems.append((it.id, e.reason))
+                continue
+        decoded.append((it, g, emits[i], paths[i]))
+    return decoded, problems
+
+
+def align_items(model, items, lexicon, progress_cb=None, refine_boundaries=True):
+    """Align items; returns (alignments, problems [(utt_id, reason)])."""
+    decoded, problems = decode(model, items, lexicon)
+    out = []
+    for it, g, emit, path in decoded:
         try:
-            out.append(to_alignment(it, emits[i], g, paths[i], topo, model.features, refine_boundaries))
+            out.append(to_alignment(it, emit, g, path, model.topo, model.features, refine_boundaries))
         except InfeasibleAlignment as e:
             problems.append((it.id, e.reason))
         if progress_cb:

@@ -143,22 +143,6 @@ class NetConfig:
     spec_augment: bool = True
 
 
-def frame_targets(alignment, num_frames: int, topo, fcfg) -> np.ndarray:
-    """Phone id per frame from an Alignment's (refined) phone intervals."""
-    from .lexicon import SILENCE
-
-    y = np.empty(num_frames, np.int64)
-    shift = fcfg.frame_shift_ms / 1000
-    off = (fcfg.frame_length_ms - fcfg.frame_shift_ms) / 2000
-    for p in alignment.phones:
-        a = int(round((p.start - off) / shift)) if p.start > 0 else 0
-        b = int(round((p.end - off) / shift))
-        y[max(a, 0):max(b, 0)] = topo.phone_id(p.label or SILENCE)
-    y[max(0, min(num_frames, int(round((alignment.phones[-1].start - off) / shift)))):] = \
-        topo.phone_id(alignment.phones[-1].label or SILENCE)
-    return y
-
-
 def train_net(items, targets, num_classes, cfg: NetConfig, seed: int, echo=None, progress=True, net=None):
     """Train (or continue training) the BiLSTM on per-frame targets. Returns (net, history rows)."""
     import torch
@@ -273,32 +257,40 @@ def train_model(items, lexicon, model_dir, fcfg, seed: int = 0, resume: bool = F
         model.save(model_dir)
         echo(f"stage 1 done in {time.time() - t0:.1f} s: {gmm.num_gauss} Gaussians -> {model_dir}")
     start = model.config.get("round", 0)
+    decoded = None
     for r in range(start + 1, net_cfg.rounds + 1):
         t0 = time.time()
         echo(f"stage 2, round {r}/{net_cfg.rounds}: align with the current model, train the BiLSTM on it")
-        als, problems = A.align_items(model, items, lexicon)
-        byid = {a.utt_id: a for a in als}
-        use = [it for it in items if it.id in byid]
-        targets = [frame_targets(byid[it.id], it.num_frames, model.topo, fcfg) for it in use]
-        net, rows = train_net(use, targets, len(model.topo.phones), net_cfg, seed + r,
+        if decoded is None:
+            decoded, _ = A.decode(model, items, lexicon)
+        use = [it for it, _, _, _ in decoded]
+        # targets: the HMM state (pdf) of every frame on the current model's Viterbi path
+        targets = [g.pdf[path].astype(np.int64) for _, g, _, path in decoded]
+        num_classes = model.topo.num_pdfs
+        net, rows = train_net(use, targets, num_classes, net_cfg, seed + r,
                               echo=echo if not progress else None, progress=progress, net=model.net)
-        counts = np.bincount(np.concatenate(targets), minlength=len(model.topo.phones)) + 1.0
-        prior = np.log(counts / counts.sum()).astype(np.float32)
-        sil = model.topo.phone_id("sil")
+        counts = np.bincount(np.concatenate(targets), minlength=num_classes) + 1.0
+        model.net = net
+        model.net_log_prior = np.log(counts / counts.sum()).astype(np.float32)
+        model.config.update(net_weight=net_cfg.net_weight, net_scale=net_cfg.net_scale,
+                            net_class_of_pdf=list(range(num_classes)),
+                            net={"input_dim": use[0].nn.shape[1], "num_classes": num_classes,
+                                 "hidden": net_cfg.hidden, "layers": net_cfg.layers, "dropout": net_cfg.dropout})
+        # realign with the new model: how far the alignments moved, and the next round's targets
+        decoded, _ = A.decode(model, items, lexicon)
+        new = {it.id: g.pdf[path] for it, g, _, path in decoded}
+        moved = sum(int((new[it.id] != y).sum()) for it, y in zip(use, targets) if it.id in new)
+        sil_pdfs = np.flatnonzero(model.topo.pdf_phone == model.topo.phone_id("sil"))
         for row in rows:
             row["round"] = r
         history += rows
-        history.append({"stage": "round", "round": r, "aligned": len(use),
-                        "sil_pct": float(np.mean(np.concatenate(targets) == sil) * 100),
-                        "final_loss": rows[-1]["loss"], "frame_acc": rows[-1]["frame_acc"],
+        history.append({"stage": "round", "round": r, "aligned": len(new),
+                        "changed_pct": 100.0 * moved / sum(len(y) for y in targets),
+                        "sil_pct": float(np.isin(np.concatenate(list(new.values())), sil_pdfs).mean() * 100),
+                        "loss": rows[-1]["loss"], "frame_acc": rows[-1]["frame_acc"],
                         "seconds": time.time() - t0})
-        model.net = net
-        model.net_log_prior = prior
-        model.config.update(stage="bilstm", round=r, history=history, net_weight=net_cfg.net_weight,
-                            net_scale=net_cfg.net_scale, net_class_of_pdf=model.topo.pdf_phone.tolist(),
-                            net={"input_dim": use[0].nn.shape[1], "num_classes": len(model.topo.phones),
-                                 "hidden": net_cfg.hidden, "layers": net_cfg.layers, "dropout": net_cfg.dropout})
+        model.config.update(stage="bilstm", round=r, history=history)
         model.save(model_dir)
-        echo(f"round {r} done in {time.time() - t0:.1f} s: loss {rows[-1]['loss']:.3f}, "
-             f"frame accuracy {rows[-1]['frame_acc']:.1f} % -> {model_dir}")
+        echo(f"round {r} done in {time.time() - t0:.1f} s: loss {rows[-1]['loss']:.3f}, frame accuracy "
+             f"{rows[-1]['frame_acc']:.1f} %, {history[-1]['changed_pct']:.1f} % of frames moved -> {model_dir}")
     return model
