@@ -46,6 +46,9 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
     if done_ids:
         echo(f"{len(done_ids)} utterances already aligned in {out} (--overwrite to redo them)")
     store = FeatureStore(feats_dir) if feats_dir else None
+    if store is not None and model is not None and store.cfg != model.features:
+        raise ModelError(f"feature store {feats_dir} holds other features ({store.cfg.kind}, "
+                         f"{store.cfg.num_mel_bins} bins) than the model was trained on: leave out --features")
     fcfg = model.features if model else (store.cfg if store else None)
     if fcfg is None:
         from .features import FeatureConfig

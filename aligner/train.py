@@ -71,7 +71,11 @@ class History:
     def add(self, echo, **row):
         self.rows.append(row)
         if echo:
-            echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            echo(_fmt(row))
+
+
+def _fmt(row: dict) -> str:
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
 
 
 def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), echo=None, progress=True):
@@ -123,7 +127,7 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
             num_gauss = int(num_gauss + inc)
             gmm.mix_up(num_gauss, occ)
         sil_share = float(np.isin(pdfs, np.flatnonzero(topo.pdf_phone == sil)).mean() * 100)
-        hist.add(echo if not progress else None, stage="gmm", iter=it_no, gauss=gmm.num_gauss,
+        hist.add(echo if it_no in REALIGN_ITERS or it_no == cfg.iterations else None, stage="gmm", iter=it_no, gauss=gmm.num_gauss,
                  loglik=loglik, changed_pct=changed, sil_pct=sil_share, seconds=time.time() - t0)
     return gmm, topo, graphs, hist.rows
 
@@ -135,7 +139,7 @@ class NetConfig:
     layers: int = 2
     dropout: float = 0.3
     epochs: int = 12
-    rounds: int = 1
+    rounds: int = 2
     batch: int = 8
     lr: float = 2e-3
     net_weight: float = 0.5      # weight of the network's scores against the GMM's in the Viterbi
@@ -192,7 +196,7 @@ def train_net(items, targets, num_classes, cfg: NetConfig, seed: int, echo=None,
                "seconds": time.time() - t0}
         rows.append(row)
         if echo:
-            echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            echo(_fmt(row))
     return net, rows
 
 
@@ -248,7 +252,7 @@ def train_model(items, lexicon, model_dir, fcfg, seed: int = 0, resume: bool = F
         topo = G.Topology.create(phone_set(lexicon))
         echo(f"stage 1: monophone GMM-HMM from a flat start ({len(items)} utterances, "
              f"{sum(it.num_frames for it in items) / 6000:.1f} min, {len(topo.phones)} phones)")
-        gmm, topo, _, rows = train_gmm(items, lexicon, topo, gmm_cfg, echo=None if progress else echo,
+        gmm, topo, _, rows = train_gmm(items, lexicon, topo, gmm_cfg, echo=echo,
                                        progress=progress)
         history += rows
         model = AcousticModel(topo, fcfg, gmm, {"stage": "gmm", "round": 0, "seed": seed,
@@ -268,7 +272,7 @@ def train_model(items, lexicon, model_dir, fcfg, seed: int = 0, resume: bool = F
         targets = [g.pdf[path].astype(np.int64) for _, g, _, path in decoded]
         num_classes = model.topo.num_pdfs
         net, rows = train_net(use, targets, num_classes, net_cfg, seed + r,
-                              echo=echo if not progress else None, progress=progress, net=model.net)
+                              echo=echo, progress=progress, net=model.net)
         counts = np.bincount(np.concatenate(targets), minlength=num_classes) + 1.0
         model.net = net
         model.net_log_prior = np.log(counts / counts.sum()).astype(np.float32)
