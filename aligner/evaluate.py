@@ -172,6 +172,8 @@ def format_table(results: dict[str, dict]) -> list[str]:
     rows = [("utterances", lambda r: f"{r['utterances']}"),
             ("not aligned", lambda r: f"{len(r['not_aligned'])}")]
     for level in ("phones", "words"):
+        if not any(results[n][level]["reference"] for n in names):
+            continue            # the references have no such tier
         rows.append((f"{level} matched/ref", lambda r, l=level: f"{r[l]['matched']}/{r[l]['reference']}"))
         for tol in TOLERANCES_MS:
             rows.append((f"{level} within {tol} ms", lambda r, l=level, t=tol: f"{r[l][f'within_{t}ms']:.1f} %"))
