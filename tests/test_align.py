@@ -223,3 +223,17 @@ def test_banded_path_for_long_recordings_gives_the_same_alignment(synth, trained
     assert run("align", corpus, banded, "--model", trained_model, "-d", dictionary, "-q").exit_code == 0
     for p in sorted(full.rglob("*.TextGrid")):
         assert (banded / p.relative_to(full)).read_text() == p.read_text()
+
+
+def test_training_is_deterministic_given_the_seed(synth, tmp_path):
+    import json
+
+    corpus, dictionary, _ = synth
+    runs = []
+    for name in ("a", "b"):
+        r = run("train", corpus, tmp_path / name, "-d", dictionary, "--rounds", "1", "--epochs", "1",
+                "--seed", "3", "-q")
+        assert r.exit_code == 0, r.output
+        cfg = json.loads((tmp_path / name / "config.json").read_text())
+        runs.append(([h.get("loss") for h in cfg["history"]], (tmp_path / name / "gmm.npz").read_bytes()))
+    assert runs[0] == runs[1]
