@@ -41,13 +41,13 @@ def load_items(corpus, validation, cfg: FeatureConfig, store: FeatureStore | Non
     for u in tqdm(utts, desc="features", unit="utt", disable=not progress):
         try:
             if store is not None and store.has(u.id):
-                f = store.load(u.id)
-                dur = len(f) * cfg.frame_shift_ms / 1000 + (cfg.frame_length_ms - cfg.frame_shift_ms) / 1000
                 import soundfile as sf
+
+                f = store.load(u.id)
                 try:
                     dur = sf.info(str(u.audio)).duration
-                except Exception:
-                    pass
+                except Exception:   # the store has it, the audio header does not: estimate from frames
+                    dur = (len(f) * cfg.frame_shift_ms + cfg.frame_length_ms - cfg.frame_shift_ms) / 1000
             else:
                 wav = audio.load(u.audio, cfg.sample_rate, u.id)
                 f = compute(wav, cfg)
