@@ -2,7 +2,9 @@
 
 A model directory holds `config.json` (phone set, topology with transition probabilities, feature
 settings, priors, training history) and weights as plain arrays: `gmm.npz` (numpy, loaded with
-allow_pickle=False) and `bilstm.pt` (a torch state_dict, loaded with weights_only=True).
+allow_pickle=False) and `bilstm-r<round>.pt` (a torch state_dict, loaded with weights_only=True).
+config.json is written last and names the weights file it goes with, so a run stopped while saving
+leaves the previous checkpoint whole.
 Both models answer `loglik(item) -> (T, num_pdfs)` scaled log-likelihoods for the Viterbi.
 """
 
@@ -142,10 +144,14 @@ class AcousticModel:
         if self.net is not None:
             import torch
 
+            cfg["net_file"] = f"bilstm-r{cfg.get('round', 0)}.pt"
             buf = io.BytesIO()
             torch.save(self.net.state_dict(), buf)
-            atomic_write_bytes(d / "bilstm.pt", buf.getvalue())
+            atomic_write_bytes(d / cfg["net_file"], buf.getvalue())
         atomic_write_bytes(d / "config.json", json.dumps(cfg, indent=1).encode())
+        for old in d.glob("bilstm-r*.pt"):            # weights no config points to any more
+            if old.name != cfg.get("net_file"):
+                old.unlink()
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "AcousticModel":
@@ -162,13 +168,16 @@ class AcousticModel:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelError(f"model directory {d} is unreadable: {type(e).__name__}: {e}") from None
         net, prior = None, None
-        if (d / "bilstm.pt").is_file() and cfg.get("net"):
+        if cfg.get("net") and not cfg.get("net_file"):
+            raise ModelError(f"{d / 'config.json'} describes a BiLSTM but names no weights file (net_file)")
+        if cfg.get("net_file"):
             import torch
 
+            path = d / cfg["net_file"]
             try:
                 net = BiLSTM.create(**cfg["net"])
-                net.load_state_dict(torch.load(d / "bilstm.pt", weights_only=True, map_location="cpu"))
+                net.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
             except Exception as e:
-                raise ModelError(f"{d / 'bilstm.pt'} is unreadable: {e}") from None
+                raise ModelError(f"{path} is unreadable: {e}") from None
             prior = np.asarray(cfg.pop("net_log_prior"), np.float32)
         return cls(topo, feats, gmm, cfg, net, prior)

@@ -123,7 +123,7 @@ def test_bilstm_round_trains_saves_and_aligns(synth, tmp_path):
     model = tmp_path / "m"
     r = run("train", corpus, model, "-d", dictionary, "--rounds", "1", "--epochs", "2", "-q")
     assert r.exit_code == 0, r.output
-    assert (model / "bilstm.pt").is_file()
+    assert [p.name for p in model.glob("*.pt")] == ["bilstm-r1.pt"]
     import json
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["stage"] == "bilstm" and cfg["round"] == 1
