@@ -171,20 +171,23 @@ def textgrid_text(a: Alignment) -> str:
                    "phones": [(p.start, p.end, p.label) for p in a.phones]}, a.duration)
 
 
-def write_alignment(out_dir: Path, a: Alignment):
-    atomic_write_bytes(out_dir / f"{a.utt_id}.TextGrid", textgrid_text(a).encode())
+def write_alignment(out_dir: Path, a: Alignment, textgrid: bool = True):
+    if textgrid:
+        atomic_write_bytes(out_dir / f"{a.utt_id}.TextGrid", textgrid_text(a).encode())
     atomic_write_bytes(out_dir / ".alignments" / f"{a.utt_id}.json", json.dumps(a.to_json()).encode())
 
 
-def is_done(out_dir: Path, utt_id: str) -> bool:
-    return (out_dir / f"{utt_id}.TextGrid").is_file() and (out_dir / ".alignments" / f"{utt_id}.json").is_file()
+def is_done(out_dir: Path, utt_id: str, textgrid: bool = True) -> bool:
+    """The sidecar is written last, so its presence means the utterance's outputs are complete."""
+    return ((not textgrid or (out_dir / f"{utt_id}.TextGrid").is_file())
+            and (out_dir / ".alignments" / f"{utt_id}.json").is_file())
 
 
 def load_alignment(out_dir: Path, utt_id: str) -> Alignment:
     return Alignment.from_json(json.loads((out_dir / ".alignments" / f"{utt_id}.json").read_text()))
 
 
-def write_ctms_and_report(out_dir: Path, rows: list[dict], alignments: list[Alignment]):
+def write_ctms_and_report(out_dir: Path, rows: list[dict], alignments: list[Alignment], ctm: bool = True):
     """words.ctm, phones.ctm (`<utt-id> 1 <start> <dur> <label> <confidence>`) and report.csv."""
     words, phones = io.StringIO(), io.StringIO()
     for a in sorted(alignments, key=lambda a: a.utt_id):
@@ -193,8 +196,9 @@ def write_ctms_and_report(out_dir: Path, rows: list[dict], alignments: list[Alig
         for p in a.phones:
             if p.label:
                 phones.write(f"{a.utt_id} 1 {p.start:.3f} {p.end - p.start:.3f} {p.label} {p.confidence:.3f}\n")
-    atomic_write_bytes(out_dir / "words.ctm", words.getvalue().encode())
-    atomic_write_bytes(out_dir / "phones.ctm", phones.getvalue().encode())
+    if ctm:
+        atomic_write_bytes(out_dir / "words.ctm", words.getvalue().encode())
+        atomic_write_bytes(out_dir / "phones.ctm", phones.getvalue().encode())
     buf = io.StringIO()
     cols = ["utt_id", "status", "reason", "duration", "loglik_per_frame", "min_phone_confidence"]
     wr = csv.DictWriter(buf, cols, lineterminator="\n")

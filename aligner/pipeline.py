@@ -41,7 +41,8 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
         A.check_phones(model, lexicon, report.words)
     out.mkdir(parents=True, exist_ok=True)
     rows = {p.id: A.report_row(utt_id=p.id, reason=p.reason) for p in report.problems}
-    todo_ids = [u for u in report.words if overwrite or not A.is_done(out, u)]
+    want_tg = output_format in ("all", "textgrid")
+    todo_ids = [u for u in report.words if overwrite or not A.is_done(out, u, want_tg)]
     done_ids = [u for u in report.words if u not in set(todo_ids)]
     if done_ids:
         echo(f"{len(done_ids)} utterances already aligned in {out} (--overwrite to redo them)")
@@ -72,13 +73,7 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
             batch = items[i:i + BATCH]
             als, probs = A.align_items(model, batch, lexicon, progress_cb=bar.update)
             for a in als:
-                if output_format in ("all", "textgrid"):
-                    A.write_alignment(out, a)
-                else:
-                    from .features import atomic_write_bytes
-                    import json
-
-                    atomic_write_bytes(out / ".alignments" / f"{a.utt_id}.json", json.dumps(a.to_json()).encode())
+                A.write_alignment(out, a, textgrid=want_tg)
                 alignments.append(a)
             for uid, reason in probs:
                 dur = next((it.duration for it in batch if it.id == uid), None)
@@ -86,7 +81,7 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
         bar.close()
     for a in alignments:
         rows[a.utt_id] = A.report_row(a)
-    A.write_ctms_and_report(out, list(rows.values()), alignments if output_format != "textgrid" else [])
+    A.write_ctms_and_report(out, list(rows.values()), alignments, ctm=output_format in ("all", "ctm"))
     n_ok = len(alignments)
     total = len(rows)
     bad = total - n_ok

@@ -237,3 +237,14 @@ def test_training_is_deterministic_given_the_seed(synth, tmp_path):
         cfg = json.loads((tmp_path / name / "config.json").read_text())
         runs.append(([h.get("loss") for h in cfg["history"]], (tmp_path / name / "gmm.npz").read_bytes()))
     assert runs[0] == runs[1]
+
+
+def test_ctm_only_output_resumes(synth, trained_model, tmp_path):
+    corpus, dictionary, _ = synth
+    out = tmp_path / "out"
+    r = run("align", corpus, out, "--model", trained_model, "-d", dictionary, "--output-format", "ctm", "-q")
+    assert r.exit_code == 0 and not list(out.rglob("*.TextGrid"))
+    assert len((out / "words.ctm").read_text().splitlines()) == 62
+    r = run("align", corpus, out, "--model", trained_model, "-d", dictionary, "--output-format", "ctm")
+    assert "20 utterances already aligned" in r.output
+    assert len((out / "words.ctm").read_text().splitlines()) == 62
