@@ -79,7 +79,7 @@ def _fmt(row: dict) -> str:
 
 
 def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), echo=None, progress=True):
-    """Returns (gmm, topo with re-estimated loops, per-item state paths, graphs, history rows)."""
+    """Returns (gmm, topology with re-estimated self-loops, final graphs, history rows)."""
     from tqdm import tqdm
 
     X = np.concatenate([it.gmm for it in items])
@@ -94,13 +94,12 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
     num_gauss = topo.num_pdfs
     hist = History()
     sil = topo.phone_id("sil")
-    paths = None
     bar = tqdm(range(1, cfg.iterations + 1), desc="gmm", unit="it", disable=not progress)
     for it_no in bar:
         t0 = time.time()
         changed = float("nan")
         loglik = float("nan")
-        if it_no in REALIGN_ITERS and it_no > 1 or paths is None and it_no > 1:
+        if it_no > 1 and it_no in REALIGN_ITERS:   # iteration 1 uses the equal alignment
             emits = [cfg.acoustic_scale * gmm.loglik(it.gmm).astype(np.float32) for it in items]
             ok = [it.num_frames >= g.min_frames for it, g in zip(items, graphs)]
             idx = [i for i, o in enumerate(ok) if o]
@@ -108,16 +107,13 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
             new_ali = [None] * len(items)
             for i, p in zip(idx, new_paths):
                 new_ali[i] = graphs[i].pdf[p]
-            tot = sum(len(a) for a, u in zip(ali, use) if u)
-            changed = 100.0 * sum(int((a != b).sum()) for a, b, u in zip(ali, new_ali, use) if u and b is not None) / max(tot, 1)
+            both = [(a, b) for a, b in zip(ali, new_ali) if a is not None and b is not None]
+            changed = 100.0 * sum(int((a != b).sum()) for a, b in both) / max(1, sum(len(a) for a, _ in both))
             loglik = float(scores.sum() / cfg.acoustic_scale / sum(items[i].num_frames for i in idx))
-            paths = [None] * len(items)
-            for i, p in zip(idx, new_paths):
-                paths[i] = p
             ali = new_ali
             use = [a is not None for a in ali]
             topo = G.Topology(topo.phones, topo.states_per_phone,
-                              reestimate_loops([paths[i] for i in idx], [graphs[i] for i in idx],
+                              reestimate_loops(new_paths, [graphs[i] for i in idx],
                                                topo.num_pdfs, cfg.loop_floor, cfg.loop_ceil))
             graphs = build_graphs(items, lexicon, topo, cfg.sil_prob)
         xs = np.concatenate([it.gmm for it, u in zip(items, use) if u])
@@ -127,8 +123,9 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
             num_gauss = int(num_gauss + inc)
             gmm.mix_up(num_gauss, occ)
         sil_share = float(np.isin(pdfs, np.flatnonzero(topo.pdf_phone == sil)).mean() * 100)
-        hist.add(echo if it_no in REALIGN_ITERS or it_no == cfg.iterations else None, stage="gmm", iter=it_no, gauss=gmm.num_gauss,
-                 loglik=loglik, changed_pct=changed, sil_pct=sil_share, seconds=time.time() - t0)
+        shown = it_no in REALIGN_ITERS or it_no == cfg.iterations
+        hist.add(echo if shown else None, stage="gmm", iter=it_no, gauss=gmm.num_gauss, loglik=loglik,
+                 changed_pct=changed, sil_pct=sil_share, seconds=time.time() - t0)
     return gmm, topo, graphs, hist.rows
 
 
