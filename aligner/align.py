@@ -20,7 +20,7 @@ from . import graph as G
 from .errors import InfeasibleAlignment, ModelError, UtteranceError
 from .features import atomic_write_bytes
 from .lexicon import OOV_PHONE, SILENCE
-from .viterbi import Segment, forward_backward, segments, token_occupancy, viterbi, viterbi_many
+from .viterbi import Segment, expected_boundaries, forward_backward, segments, token_occupancy, viterbi, viterbi_many
 
 REFINE_CHUNK = 64           # tokens per forward-backward refinement window (bounds memory)
 BAND_ABOVE_CELLS = 50_000_000   # full Viterbi up to this many T x S cells, banded above
@@ -88,7 +88,7 @@ def refine(emit, segs, topo, chunk: int = REFINE_CHUNK):
         gamma, _ = forward_backward(emit[t0:t1], lin)
         local = [Segment(i, s.phone, s.word, s.start - t0, s.end - t0, s.score) for i, s in enumerate(segs[a:b])]
         occ = token_occupancy(gamma, lin)                      # (frames, tokens)
-        bounds[a:b - 1] = t0 + np.cumsum(occ.sum(axis=0, dtype=np.float64))[:-1]
+        bounds[a:b - 1] = t0 + expected_boundaries(occ)
         conf[a:b] = [occ[s.start:s.end, i].mean() for i, s in enumerate(local)]
     return bounds, conf
 

@@ -406,7 +406,7 @@ def token_occupancy(gamma: np.ndarray, g: Graph) -> np.ndarray:
     return np.add.reduceat(gamma, starts, axis=1)
 
 
-def expected_boundaries(gamma: np.ndarray, g: Graph) -> np.ndarray:
-    """For a linear graph: boundary after token i = expected number of frames spent in tokens
-    <= i (fractional frames). Returns (N - 1,) boundaries between consecutive tokens."""
-    return np.cumsum(token_occupancy(gamma, g).sum(axis=0, dtype=np.float64))[:-1]
+def expected_boundaries(occ: np.ndarray) -> np.ndarray:
+    """Token posteriors (T, N) of a linear graph -> (N - 1,) boundaries: the boundary after token
+    i is the expected number of frames spent in tokens <= i (fractional frames)."""
+    return np.cumsum(occ.sum(axis=0, dtype=np.float64))[:-1]

@@ -211,5 +211,5 @@ def test_expected_boundaries_on_a_clear_case():
     g = G.linear([0, 1], t1)
     emit = np.log(np.array([[.99, .01]] * 3 + [[.01, .99]] * 3, np.float32))
     gamma, _ = V.forward_backward(emit, g)
-    eb = V.expected_boundaries(gamma, g)
+    eb = V.expected_boundaries(V.token_occupancy(gamma, g))
     assert eb[0] == pytest.approx(3.0, abs=0.05)
