@@ -103,39 +103,35 @@ def features_cmd(corpus_dir, feats_dir, dictionary, kind, num_mel_bins, cmvn, ov
                f"({seconds / 60:.1f} min of audio) in {time.time() - t0:.1f} s -> {feats_dir}")
 
 
-def _items(corpus_dir, dictionary, feats_dir, quiet, fcfg=None):
-    """Corpus -> (corpus, lexicon, validation, items, problems) with features loaded."""
+def _items(corpus_dir, dictionary, feats_dir, quiet):
+    """Corpus -> (corpus, lexicon, validation, items, problems, feature config), features loaded.
+    Utterances that cannot be used are listed by name."""
     from .data_prep import load_items
     from .features import FeatureConfig, FeatureStore
 
     corpus, lexicon, report = _run(_load_corpus, corpus_dir, dictionary)
     store = _run(FeatureStore, feats_dir) if feats_dir else None
-    cfg = fcfg or (store.cfg if store else FeatureConfig())
-    if store is not None and store.cfg != cfg:
-        raise click.ClickException(f"feature store {feats_dir} was made with other settings than the model's")
+    cfg = store.cfg if store else FeatureConfig()
     items, problems = load_items(corpus, report, cfg, store, progress=not quiet)
-    return corpus, lexicon, report, items, problems
+    for p in report.problems:
+        _say(quiet, f"  skipped {p.id}: {p.reason}")
+    for uid, reason in problems:
+        _say(quiet, f"  skipped {uid}: {reason}")
+    return corpus, lexicon, report, items, problems, cfg
 
 
 def _train(corpus_dir, model_dir, dictionary, feats_dir, seed, resume, rounds, epochs, quiet, items_etc=None):
     from .train import GmmConfig, NetConfig, train_model
 
-    corpus, lexicon, report, items, problems = items_etc or _items(corpus_dir, dictionary, feats_dir, quiet)
+    corpus, lexicon, report, items, problems, fcfg = items_etc or _items(corpus_dir, dictionary, feats_dir, quiet)
     if not items:
         raise click.ClickException(f"no usable utterances in {corpus_dir} to train on")
-    fcfg = _feature_config(feats_dir)
     t0 = time.time()
     model = _run(train_model, items, lexicon, model_dir, fcfg, seed=seed, resume=resume,
                  gmm_cfg=GmmConfig(), net_cfg=NetConfig(rounds=rounds, epochs=epochs),
                  echo=lambda m: _say(quiet, m), progress=not quiet)
     _say(quiet, f"trained in {time.time() - t0:.1f} s -> {model_dir}")
     return model
-
-
-def _feature_config(feats_dir):
-    from .features import FeatureConfig, FeatureStore
-
-    return FeatureStore(feats_dir).cfg if feats_dir else FeatureConfig()
 
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")

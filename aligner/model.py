@@ -80,12 +80,12 @@ class AcousticModel:
         from .data_prep import Item
 
         self.net.eval()
-        long = [i for i, it in enumerate(items) if it.num_frames > window + 2 * context]
+        long = {i for i, it in enumerate(items) if it.num_frames > window + 2 * context}
         if long:
-            out = self.net_logpost([it for i, it in enumerate(items) if i not in set(long)], batch, window, context)
+            out = self.net_logpost([it for i, it in enumerate(items) if i not in long], batch, window, context)
             res, k = [], 0
             for i, it in enumerate(items):
-                if i in set(long):
+                if i in long:
                     parts = []
                     for a in range(0, it.num_frames, window):
                         lo, hi = max(0, a - context), min(it.num_frames, a + window + context)

@@ -42,8 +42,8 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
     out.mkdir(parents=True, exist_ok=True)
     rows = {p.id: A.report_row(utt_id=p.id, reason=p.reason) for p in report.problems}
     want_tg = output_format in ("all", "textgrid")
-    todo_ids = [u for u in report.words if overwrite or not A.is_done(out, u, want_tg)]
-    done_ids = [u for u in report.words if u not in set(todo_ids)]
+    todo_ids = {u for u in report.words if overwrite or not A.is_done(out, u, want_tg)}
+    done_ids = [u for u in report.words if u not in todo_ids]
     if done_ids:
         echo(f"{len(done_ids)} utterances already aligned in {out} (--overwrite to redo them)")
     store = FeatureStore(feats_dir) if feats_dir else None
@@ -57,7 +57,7 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
         fcfg = FeatureConfig()
     alignments = [A.load_alignment(out, u) for u in done_ids]
     if todo_ids or model is None:
-        need = set(todo_ids) if model is not None else set(report.words)
+        need = todo_ids if model is not None else set(report.words)
         sub = _subset(corpus, need)
         items, problems = load_items(sub, report, fcfg, store, progress=not quiet)
         for uid, reason in problems:
@@ -65,9 +65,9 @@ def align_corpus(corpus_dir, out: Path, model_dir=None, dictionary=None, feats_d
         if model is None:
             mdir = out / "model"
             echo(f"no --model given: training one on this corpus first (saved to {mdir})")
-            model = train((corpus, lexicon, report, items, problems), mdir)
+            model = train((corpus, lexicon, report, items, problems, fcfg), mdir)
             A.check_phones(model, lexicon, report.words)
-        items = [it for it in items if it.id in set(todo_ids)]
+        items = [it for it in items if it.id in todo_ids]
         bar = tqdm(total=len(items), desc="align", unit="utt", disable=quiet)
         for i in range(0, len(items), BATCH):
             batch = items[i:i + BATCH]

@@ -86,6 +86,10 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
     gmean, gvar = X.mean(axis=0), X.var(axis=0)
     gmm = DiagGMM.flat(topo.num_pdfs, gmean, gvar)
     graphs = build_graphs(items, lexicon, topo, cfg.sil_prob)
+    for it, g in zip(items, graphs):
+        if it.num_frames < g.min_frames and echo:
+            echo(f"  skipped {it.id}: audio too short for its phones ({it.num_frames} frames, "
+                 f"the transcript needs at least {g.min_frames})")
     # equal alignment; utterances too short for it sit out until the first realignment
     ali = [equal_alignment(it, lexicon, topo) for it in items]
     use = [a is not None for a in ali]

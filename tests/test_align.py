@@ -248,3 +248,12 @@ def test_ctm_only_output_resumes(synth, trained_model, tmp_path):
     r = run("align", corpus, out, "--model", trained_model, "-d", dictionary, "--output-format", "ctm")
     assert "20 utterances already aligned" in r.output
     assert len((out / "words.ctm").read_text().splitlines()) == 62
+
+
+def test_train_names_the_utterances_it_skips(messy_corpus, tmp_path):  # noqa: F811
+    d = write_dictionary(tmp_path / "d.txt")
+    r = run("train", messy_corpus, tmp_path / "m", "-d", d, "--rounds", "0")
+    assert r.exit_code == 0, r.output
+    assert "skipped spk/corrupt: unreadable audio corrupt.wav" in r.output
+    assert "skipped spk/empty: transcript empty.lab is empty" in r.output
+    assert "skipped spk/short: audio too short for its phones" in r.output
