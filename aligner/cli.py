@@ -135,7 +135,7 @@ def _train(corpus_dir, model_dir, dictionary, feats_dir, seed, resume, rounds, e
 
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-rounds_opt = click.option("--rounds", type=click.IntRange(0, 20), default=2, show_default=True,
+rounds_opt = click.option("--rounds", type=click.IntRange(0, 20), default=1, show_default=True,
                           help="BiLSTM realign->retrain rounds after the GMM bootstrap (0: GMM only).")
 epochs_opt = click.option("--epochs", type=click.IntRange(1, 200), default=12, show_default=True,
                           help="BiLSTM epochs per round.")

@@ -3,7 +3,7 @@
 Trained by Viterbi EM: each frame is assigned to a pdf by the current alignment; within a pdf the
 mixture components are re-estimated by one EM step per iteration. Components are added by
 splitting the heaviest ones (mixing up), Gaussians allotted to pdfs in proportion to occupancy^0.2
-(Kaldi's rule).
+(Kaldi's rule). Variances can be smoothed toward their pooled value (update(var_smooth=...)).
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ class DiagGMM:
         return out
 
     def update(self, x: np.ndarray, pdf_of_frame: np.ndarray, global_var: np.ndarray,
-               min_count: float = 3.0):
-        """One Viterbi-EM step: frames x (N, D) assigned to pdfs; returns occupancy per pdf."""
+               min_count: float = 3.0, var_smooth: float = 0.0):
+        """One Viterbi-EM step: frames x (N, D) assigned to pdfs; returns occupancy per pdf.
+
+        var_smooth = a > 0 pulls every variance that far toward the pooled within-class variance,
+        var <- (1 - a) var + a pooled (see train.GmmConfig.var_smooth for why)."""
         x = x.astype(np.float64)
         c = self.component_loglik(x)
         J = self.num_pdfs
@@ -99,6 +102,11 @@ class DiagGMM:
             self.variances[j] = np.maximum(var, floor)
             self.weights[j] = n / n.sum()
             start += M
+        if var_smooth > 0:
+            n = [self.weights[j] * occ[j] for j in range(J)]        # occupancy of each component
+            pooled = sum((n[j][:, None] * self.variances[j]).sum(axis=0) for j in range(J)) / occ.sum()
+            for j in range(J):
+                self.variances[j] = (1 - var_smooth) * self.variances[j] + var_smooth * pooled[None]
         self._pack()
         return occ
 

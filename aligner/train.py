@@ -3,12 +3,15 @@
 Stage 1 follows Kaldi's train_mono.sh: equal alignment, one Gaussian per state, 40 iterations of
 Viterbi EM that realign often early on, mixing up to about one Gaussian per 200 frames of data
 (at most 1000), acoustic scale 0.1, self-loop probabilities re-estimated from the alignments.
+One departure from Kaldi: every variance is pulled 30 % of the way to the pooled variance at each
+update (GmmConfig.var_smooth), which keeps flat-start boundaries from drifting (79.5 -> 82.4 % of
+TIMIT-sample boundaries within 20 ms for this stage).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -29,6 +32,11 @@ class GmmConfig:
     sil_prob: float = 0.5
     loop_floor: float = 0.05
     loop_ceil: float = 0.95
+    # Pull every variance 30 % of the way to their pooled variance at every update. Viterbi
+    # EM from a flat start otherwise lets a model that wins a few transition frames grow broader,
+    # win more of them, and drift the boundary into its neighbour (nasals and fricatives came out
+    # too long, vowels too short); with shared-ish variances a transition splits nearer its middle.
+    var_smooth: float = 0.3
 
 
 def build_graphs(items, lexicon, topo, sil_prob):
@@ -122,7 +130,7 @@ def train_gmm(items, lexicon, topo: G.Topology, cfg: GmmConfig = GmmConfig(), ec
             graphs = build_graphs(items, lexicon, topo, cfg.sil_prob)
         xs = np.concatenate([it.gmm for it, u in zip(items, use) if u])
         pdfs = np.concatenate([a for a, u in zip(ali, use) if u])
-        occ = gmm.update(xs, pdfs, gvar)
+        occ = gmm.update(xs, pdfs, gvar, var_smooth=cfg.var_smooth)
         if it_no <= cfg.max_iter_inc:
             num_gauss = int(num_gauss + inc)
             gmm.mix_up(num_gauss, occ)
@@ -140,7 +148,7 @@ class NetConfig:
     layers: int = 2
     dropout: float = 0.3
     epochs: int = 12
-    rounds: int = 2
+    rounds: int = 1              # a 2nd round moved 2.3 % of frames and gained 0.0 points on TIMIT, at 2x the time
     batch: int = 8
     lr: float = 2e-3
     net_weight: float = 0.5      # weight of the network's scores against the GMM's in the Viterbi
@@ -258,7 +266,8 @@ def train_model(items, lexicon, model_dir, fcfg, seed: int = 0, resume: bool = F
         history += rows
         model = AcousticModel(topo, fcfg, gmm, {"stage": "gmm", "round": 0, "seed": seed,
                                                 "acoustic_scale": gmm_cfg.acoustic_scale,
-                                                "sil_prob": gmm_cfg.sil_prob, "history": history})
+                                                "sil_prob": gmm_cfg.sil_prob, "history": history,
+                                                "settings": {"gmm": asdict(gmm_cfg), "net": asdict(net_cfg)}})
         model.save(model_dir)
         echo(f"stage 1 done in {time.time() - t0:.1f} s: {gmm.num_gauss} Gaussians -> {model_dir}")
     start = model.config.get("round", 0)
