@@ -61,6 +61,22 @@ def read_transcript(path: Path) -> str:
     return " ".join(text.split())
 
 
+def walk_files(root: Path):
+    """Every file under root, in sorted order, skipping hidden folders. Symlinked folders are
+    followed (corpora are often assembled from links), each real folder once, so a cycle cannot loop."""
+    seen = {os.path.realpath(root)}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        keep = []
+        for d in sorted(dirnames):
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if not d.startswith(".") and real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
 def discover(root: str | os.PathLike) -> Corpus:
     """Find every utterance under `root`. Never raises for one bad file: it becomes a Problem."""
     root = Path(root)
@@ -70,18 +86,15 @@ def discover(root: str | os.PathLike) -> Corpus:
         raise CorpusError(f"corpus {root} is not a directory")
     audio_by_stem: dict[Path, Path] = {}
     transcripts: dict[Path, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            ext = p.suffix.lower()
-            if ext in AUDIO_EXTENSIONS:
-                audio_by_stem.setdefault(p.with_suffix(""), p)
-            elif ext in TRANSCRIPT_EXTENSIONS:
-                # .lab wins over .txt when both exist (MFA's order)
-                stem = p.with_suffix("")
-                if stem not in transcripts or ext == ".lab":
-                    transcripts[stem] = p
+    for p in walk_files(root):
+        ext = p.suffix.lower()
+        if ext in AUDIO_EXTENSIONS:
+            audio_by_stem.setdefault(p.with_suffix(""), p)
+        elif ext in TRANSCRIPT_EXTENSIONS:
+            # .lab wins over .txt when both exist (MFA's order)
+            stem = p.with_suffix("")
+            if stem not in transcripts or ext == ".lab":
+                transcripts[stem] = p
     if not audio_by_stem and not transcripts:
         raise CorpusError(f"corpus directory {root} has no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     corpus = Corpus(root=root)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .corpus import walk_files
+
 DEFAULT_MAPPING = Path(__file__).parent / "data" / "timit_fold.txt"
 TOLERANCES_MS = (10, 20, 25, 50)
 
@@ -144,7 +146,7 @@ def evaluate(hyp_dir: str | Path, ref_dir: str | Path, mapping_path=None) -> dic
     hyp_dir, ref_dir = Path(hyp_dir), Path(ref_dir)
     mapping = Mapping.load(mapping_path or DEFAULT_MAPPING)
     refs = sorted({p.relative_to(ref_dir).with_suffix("").as_posix()
-                   for ext in ("*.phn", "*.TextGrid") for p in ref_dir.rglob(ext)})
+                   for p in walk_files(ref_dir) if p.suffix in (".phn", ".TextGrid")})
     phones, words = Scores(), Scores()
     missing = []
     for uid in refs:

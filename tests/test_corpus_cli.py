@@ -75,6 +75,19 @@ def test_missing_and_empty_corpus(tmp_path):
         discover(tmp_path)
 
 
+def test_symlinked_speaker_folders_are_followed_once(tmp_path):
+    """A corpus assembled from links (Kaldi-style data prep) is found; a link cycle does not loop."""
+    from .conftest import make_corpus
+
+    real = make_corpus(tmp_path / "real", n_speakers=2, n_utts=2)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "spk0").symlink_to(real / "spk0", target_is_directory=True)
+    (real / "spk0" / "loop").symlink_to(linked, target_is_directory=True)     # a cycle
+    c = discover(linked)
+    assert sorted(u.id for u in c.utterances) == ["spk0/u0", "spk0/u1"]
+
+
 @pytest.fixture
 def messy_corpus(tmp_path):
     """Good files next to every kind of bad input."""
