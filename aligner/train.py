@@ -32,7 +32,7 @@ class GmmConfig:
     sil_prob: float = 0.5
     loop_floor: float = 0.05
     loop_ceil: float = 0.95
-    # Pull every variance 30 % of the way to their pooled variance at every update. Viterbi
+    # Pull every variance 30 % of the way to the pooled variance at every update. Viterbi
     # EM from a flat start otherwise lets a model that wins a few transition frames grow broader,
     # win more of them, and drift the boundary into its neighbour (nasals and fricatives came out
     # too long, vowels too short); with shared-ish variances a transition splits nearer its middle.
